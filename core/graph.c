@@ -820,9 +820,14 @@ npu_status_t npu_graph_verify(const npu_graph_t *g) {
       goto done;
     }
     if (node->num_inputs < s->min_inputs || (s->max_inputs >= 0 && node->num_inputs > s->max_inputs)) {
-      status = npu_node_error(g, n, NPU_STATUS_VERIFY_FAILED,
-                              "has %d tensor inputs, op takes %d to %d", node->num_inputs,
-                              s->min_inputs, s->max_inputs);
+      if (s->max_inputs < 0)
+        status = npu_node_error(g, n, NPU_STATUS_VERIFY_FAILED,
+                                "has %d tensor inputs, op takes at least %d", node->num_inputs,
+                                s->min_inputs);
+      else
+        status = npu_node_error(g, n, NPU_STATUS_VERIFY_FAILED,
+                                "has %d tensor inputs, op takes %d to %d", node->num_inputs,
+                                s->min_inputs, s->max_inputs);
       goto done;
     }
     if (s->num_outputs >= 0 && node->num_outputs != s->num_outputs) {

@@ -159,23 +159,23 @@ npu_status_t npu_op_apply_defaults(npu_graph_t *g, npu_node_id_t id) {
 npu_status_t npu_op_check_node(const npu_graph_t *g, npu_node_id_t id) {
   const npu_node_t *node = npu_graph_node(g, id);
   if (!node || !node->schema->infer || node->num_outputs == 0) return NULL;
-  npu_tensor_type_t expected[16];
-  if (node->num_outputs > 16) return NULL;
-  memset(expected, 0, sizeof expected);
-  NPU_RETURN_IF_ERROR(node->schema->infer(g, id, expected, node->num_outputs));
+  npu_tensor_type_t *expected = calloc((size_t)node->num_outputs, sizeof *expected);
+  if (!expected) return npu_error(NPU_STATUS_OUT_OF_MEMORY, "out of memory");
+  npu_status_t status = node->schema->infer(g, id, expected, node->num_outputs);
   node = npu_graph_node(g, id);
-  for (int32_t i = 0; i < node->num_outputs; i++) {
+  for (int32_t i = 0; !status && i < node->num_outputs; i++) {
     const npu_tensor_t *t = npu_graph_tensor(g, node->outputs[i]);
     char want[128], got[128];
     if (!npu_shape_equal(&t->shape, &expected[i].shape) || t->dtype != expected[i].dtype) {
-      return npu_node_error(g, id, NPU_STATUS_VERIFY_FAILED,
-                            "output %d '%s' is %s%s but the op gives %s%s", i, t->name,
-                            npu_dtype_name(t->dtype), npu_shape_format(&t->shape, got, sizeof got),
-                            npu_dtype_name(expected[i].dtype),
-                            npu_shape_format(&expected[i].shape, want, sizeof want));
+      status = npu_node_error(g, id, NPU_STATUS_VERIFY_FAILED,
+                              "output %d '%s' is %s%s but the op gives %s%s", i, t->name,
+                              npu_dtype_name(t->dtype), npu_shape_format(&t->shape, got, sizeof got),
+                              npu_dtype_name(expected[i].dtype),
+                              npu_shape_format(&expected[i].shape, want, sizeof want));
     }
   }
-  return NULL;
+  free(expected);
+  return status;
 }
 
 bool npu_broadcast_shapes(const npu_shape_t *a, const npu_shape_t *b, npu_shape_t *out) {
@@ -213,6 +213,9 @@ npu_dtype_t npu_promote_dtypes(npu_dtype_t a, npu_dtype_t b) {
   if ((a == NPU_DTYPE_FLOAT16 && b == NPU_DTYPE_BFLOAT16) ||
       (a == NPU_DTYPE_BFLOAT16 && b == NPU_DTYPE_FLOAT16))
     return NPU_DTYPE_FLOAT32;
+  if ((a == NPU_DTYPE_COMPLEX64 && b == NPU_DTYPE_FLOAT64) ||
+      (a == NPU_DTYPE_FLOAT64 && b == NPU_DTYPE_COMPLEX64))
+    return NPU_DTYPE_COMPLEX128;
   if ((a == NPU_DTYPE_UINT8 && b == NPU_DTYPE_INT8) || (a == NPU_DTYPE_INT8 && b == NPU_DTYPE_UINT8))
     return NPU_DTYPE_INT16;
   return promotion_rank(a) >= promotion_rank(b) ? a : b;
