@@ -109,6 +109,9 @@ typedef struct npu_backend_info {
   /* Lowers the final graph and writes the program to output_path. */
   npu_status_t (*emit)(npu_pass_context_t *ctx, const npu_graph_t *graph,
                        const npu_options_t *options, const char *output_path);
+  /* (optional) The executor side (npu/runtime_backend.h); NULL for backends
+   * that write no runnable program, such as ir-json. */
+  const struct npu_runtime_backend *runtime;
 } npu_backend_info_t;
 
 /* ---- the descriptor ------------------------------------------------------- */
