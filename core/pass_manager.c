@@ -11,11 +11,6 @@
 #include "npu/graph_io.h"
 #include "pipeline_internal.h"
 
-/* The text/dot printers, JSON writer and importer live in other files of the
- * core; weak references keep this file linkable while they are missing. */
-#pragma weak npu_graph_print_text
-#pragma weak npu_graph_print_dot
-#pragma weak npu_graph_import_json_file
 
 typedef struct counter {
   char *name;
@@ -107,8 +102,6 @@ npu_status_t npu_pass_manager_check_options(const npu_pipeline_t *p,
 }
 
 static npu_status_t print_ir(const npu_graph_t *g, FILE *out, const char *title) {
-  if (!npu_graph_print_text)
-    return npu_error(NPU_STATUS_UNSUPPORTED, "this npuc has no IR text printer");
   fprintf(out, "// ----- IR %s -----\n", title);
   NPU_RETURN_IF_ERROR(npu_graph_print_text(g, out));
   fflush(out);
@@ -116,8 +109,6 @@ static npu_status_t print_ir(const npu_graph_t *g, FILE *out, const char *title)
 }
 
 static npu_status_t dump_dot(const npu_graph_t *g, const char *dir, int index, const char *name) {
-  if (!npu_graph_print_dot)
-    return npu_error(NPU_STATUS_UNSUPPORTED, "this npuc has no dot printer");
   size_t n = strlen(dir) + strlen(name) + 32;
   char *path = malloc(n);
   if (!path) return oom();
@@ -156,7 +147,8 @@ npu_status_t npu_pipeline_run_passes(const npu_pipeline_t *p, npu_graph_t *g,
                           strerror(errno));
     NPU_RETURN_IF_ERROR(dump_dot(g, opts->dump_dot_dir, 0, "input"));
   }
-  double *times = calloc((size_t)(p->num_passes ? p->num_passes : 1), sizeof *times);
+  /* times[2i] = the pass, times[2i+1] = the verifier after it. */
+  double *times = calloc((size_t)(p->num_passes ? 2 * p->num_passes : 2), sizeof *times);
   if (!times) return oom();
   int32_t ran = 0;
   npu_status_t st = NULL;
@@ -167,14 +159,16 @@ npu_status_t npu_pipeline_run_passes(const npu_pipeline_t *p, npu_graph_t *g,
     if (opts->verbose) fprintf(log, "npuc: running pass %s\n", ps->name);
     double t0 = now_ms();
     st = ps->info->run(&ctx, g, ps->options);
-    times[i] = now_ms() - t0;
+    times[2 * i] = now_ms() - t0;
     ran = i + 1;
     if (st) {
       st = npu_status_annotate(st, NULL, "pass '%s' failed", ps->name);
     } else if (ctx.oom) {
       st = oom();
     } else if (!opts->no_verify) {
+      t0 = now_ms();
       st = npu_graph_verify(g);
+      times[2 * i + 1] = now_ms() - t0;
       if (st) st = npu_status_annotate(st, NULL, "the graph is invalid after pass '%s'", ps->name);
     }
     if (opts->stats) print_stats(log, &ctx);
@@ -193,13 +187,14 @@ npu_status_t npu_pipeline_run_passes(const npu_pipeline_t *p, npu_graph_t *g,
   }
   if (opts->time_passes) {
     double total = 0;
-    for (int32_t i = 0; i < ran; i++) total += times[i];
-    fprintf(log, "===-------------------------------------------===\n");
-    fprintf(log, "%-32s %10s %7s\n", "pass", "ms", "%");
+    for (int32_t i = 0; i < 2 * ran; i++) total += times[i];
+    fprintf(log, "===-------------------------------------------------===\n");
+    fprintf(log, "%-32s %9s %9s %7s\n", "pass", "run ms", "verify ms", "%");
     for (int32_t i = 0; i < ran; i++)
-      fprintf(log, "%-32s %10.3f %6.1f%%\n", p->passes[i].name, times[i],
-              total > 0 ? 100.0 * times[i] / total : 0.0);
-    fprintf(log, "%-32s %10.3f %6.1f%%\n", "total", total, total > 0 ? 100.0 : 0.0);
+      fprintf(log, "%-32s %9.3f %9.3f %6.1f%%\n", p->passes[i].name, times[2 * i],
+              times[2 * i + 1],
+              total > 0 ? 100.0 * (times[2 * i] + times[2 * i + 1]) / total : 0.0);
+    fprintf(log, "%-32s %19.3f %6.1f%%\n", "total", total, total > 0 ? 100.0 : 0.0);
   }
   free(times);
   return st;
@@ -229,10 +224,13 @@ npu_status_t npu_pipeline_run(const npu_pipeline_t *p, const npu_pass_manager_op
   if (!p->resolved)
     return npu_error(NPU_STATUS_INVALID_ARGUMENT, "pipeline %s is not resolved", p->origin);
   NPU_RETURN_IF_ERROR(npu_pass_manager_check_options(p, opts));
-  if (!npu_graph_import_json_file)
-    return npu_error(NPU_STATUS_UNSUPPORTED, "this npuc has no JSON importer");
   npu_graph_t *g = NULL;
+  double t0 = now_ms();
   NPU_RETURN_IF_ERROR(npu_graph_import_json_file(p->input, &g));
+  if (opts && opts->time_passes) {
+    FILE *log = opts->log_stream ? opts->log_stream : stderr;
+    fprintf(log, "%-32s %9.3f  (parse, resolve, verify)\n", "import", now_ms() - t0);
+  }
   npu_status_t st = npu_pipeline_run_passes(p, g, opts);
   if (!st) st = npu_pipeline_emit(p, g, opts);
   npu_graph_destroy(g);
