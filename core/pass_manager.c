@@ -74,6 +74,25 @@ static void context_reset(npu_pass_context_t *ctx) {
   ctx->num_counters = 0;
 }
 
+npu_status_t npu_pass_context_create(const char *pass_name, npu_pass_context_t **out) {
+  *out = calloc(1, sizeof **out);
+  if (!*out) return oom();
+  (*out)->pass_name = pass_name;
+  return NULL;
+}
+
+int64_t npu_pass_context_stat(const npu_pass_context_t *ctx, const char *counter) {
+  for (int32_t i = 0; ctx && i < ctx->num_counters; i++)
+    if (strcmp(ctx->counters[i].name, counter) == 0) return ctx->counters[i].value;
+  return 0;
+}
+
+void npu_pass_context_destroy(npu_pass_context_t *ctx) {
+  if (!ctx) return;
+  context_reset(ctx);
+  free(ctx);
+}
+
 static double now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -122,6 +122,16 @@ npu_status_t npu_pipeline_emit(const npu_pipeline_t *p, const npu_graph_t *g,
 /* Imports the input, runs the passes and emits. */
 npu_status_t npu_pipeline_run(const npu_pipeline_t *p, const npu_pass_manager_options_t *opts);
 
+/* ---- running one pass by hand ------------------------------------------------ */
+
+/* A pass context outside a pipeline, for code that runs a pass directly (tests,
+ * tools embedding npuc): pass it to npu_pass_info_t.run, then read back the
+ * statistics the pass reported. */
+npu_status_t npu_pass_context_create(const char *pass_name, npu_pass_context_t **out_ctx);
+/* The counter's value, or 0 if the pass never reported it. */
+int64_t npu_pass_context_stat(const npu_pass_context_t *ctx, const char *counter);
+void npu_pass_context_destroy(npu_pass_context_t *ctx);
+
 #ifdef __cplusplus
 }
 #endif

@@ -4,40 +4,15 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "npu/pipeline.h"
 #include "test_support.h"
 
-/* ---- statistics: this executable exports its own npu_pass_stat_add, which
- * interposes the core's for the plugins it dlopens (the executable comes first
- * in the global lookup scope), so a pass run outside the pass manager records
- * into this table. The pass manager's context is private to core, so there is
- * no other way to read a run's statistics without a pipeline file. ---------- */
+/* ---- statistics: each run gets a fresh pass context, kept until the next
+ * run so the test can read what the pass reported. ------------------------- */
 
-#define MAX_STATS 64
-static struct {
-  char name[64];
-  int64_t value;
-} stats[MAX_STATS];
-static int num_stats;
+static npu_pass_context_t *last_context;
 
-NPU_PLUGIN_EXPORT void npu_pass_stat_add(npu_pass_context_t *ctx, const char *counter, int64_t delta) {
-  (void)ctx;
-  for (int i = 0; i < num_stats; i++) {
-    if (strcmp(stats[i].name, counter) == 0) {
-      stats[i].value += delta;
-      return;
-    }
-  }
-  if (num_stats < MAX_STATS) {
-    snprintf(stats[num_stats].name, sizeof stats[num_stats].name, "%s", counter);
-    stats[num_stats++].value = delta;
-  }
-}
-
-int64_t harness_stat(const char *counter) {
-  for (int i = 0; i < num_stats; i++)
-    if (strcmp(stats[i].name, counter) == 0) return stats[i].value;
-  return 0;
-}
+int64_t harness_stat(const char *counter) { return npu_pass_context_stat(last_context, counter); }
 
 /* ---- plugins ------------------------------------------------------------------ */
 
@@ -62,8 +37,10 @@ const npu_pass_info_t *harness_pass(const char *plugin, const char *pass) {
 npu_status_t harness_run(const char *plugin, const char *pass, npu_graph_t *g,
                          const npu_options_t *options) {
   const npu_pass_info_t *info = harness_pass(plugin, pass);
-  num_stats = 0;
-  return info->run(NULL, g, options);
+  npu_pass_context_destroy(last_context);
+  last_context = NULL;
+  assert_ok(npu_pass_context_create(pass, &last_context));
+  return info->run(last_context, g, options);
 }
 
 bool harness_have_aten(void) {
