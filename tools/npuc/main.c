@@ -8,6 +8,7 @@
 #include "npu/ops.h"
 #include "npu/pipeline.h"
 #include "npu/plugin_registry.h"
+#include "npu/program.h"
 
 #ifndef NPU_VERSION
 #define NPU_VERSION "0"
@@ -17,6 +18,7 @@ enum { EXIT_OK = 0, EXIT_COMPILE = 1, EXIT_USAGE = 2, EXIT_INTERNAL = 3 };
 
 static const char usage_text[] =
     "usage: npuc --pipeline FILE.yaml [options]\n"
+    "       npuc --dump FILE.npubin\n"
     "       npuc --list-passes | --list-plugins | --list-ops | --help | --version\n"
     "\n"
     "Compiles the pipeline's input IR (pytorch-ir JSON) through its passes and\n"
@@ -35,6 +37,8 @@ static const char usage_text[] =
     "      --stop-after=NAME      run no pass after NAME (the backend still runs)\n"
     "      --no-verify            do not verify the graph after each pass\n"
     "  -v, --verbose              progress and pass remarks (stderr)\n"
+    "      --dump FILE.npubin     print a compiled program: header, sections, tensors,\n"
+    "                             buffers, weights, kernels, dispatches\n"
     "      --list-passes          list the passes of all loaded plugins\n"
     "      --list-plugins         list the loaded plugins\n"
     "      --list-ops             list the registered ops\n"
@@ -157,6 +161,7 @@ enum {
   OPT_LIST_PLUGINS,
   OPT_LIST_OPS,
   OPT_VERSION,
+  OPT_DUMP,
 };
 
 int main(int argc, char **argv) {
@@ -179,9 +184,11 @@ int main(int argc, char **argv) {
       {"list-ops", no_argument, NULL, OPT_LIST_OPS},
       {"help", no_argument, NULL, 'h'},
       {"version", no_argument, NULL, OPT_VERSION},
+      {"dump", required_argument, NULL, OPT_DUMP},
       {NULL, 0, NULL, 0},
   };
   const char *pipeline_path = NULL, *input = NULL, *output = NULL, *backend = NULL;
+  const char *dump_path = NULL;
   const char **plugin_paths = calloc((size_t)argc + 1, sizeof *plugin_paths);
   int num_plugin_paths = 0;
   bool list_p = false, list_pl = false, list_o = false;
@@ -207,6 +214,7 @@ int main(int argc, char **argv) {
       case OPT_LIST_PASSES: list_p = true; break;
       case OPT_LIST_PLUGINS: list_pl = true; break;
       case OPT_LIST_OPS: list_o = true; break;
+      case OPT_DUMP: dump_path = optarg; break;
       case 'h':
         fputs(usage_text, stdout);
         free(plugin_paths);
@@ -228,6 +236,14 @@ int main(int argc, char **argv) {
                          argv[optind]);
     free(plugin_paths);
     return rc;
+  }
+  if (dump_path) {
+    free(plugin_paths);
+    npu_program_t *prog = NULL;
+    npu_status_t dst = npu_program_read_npubin(dump_path, &prog);
+    if (!dst) dst = npu_program_dump(prog, stdout);
+    npu_program_destroy(prog);
+    return dst ? fail(dst) : EXIT_OK;
   }
   bool listing = list_p || list_pl || list_o;
   if (!pipeline_path && !listing) {
