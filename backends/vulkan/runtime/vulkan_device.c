@@ -12,7 +12,18 @@
 
 static atomic_uint g_validation_errors;
 
+/* The first error's text, kept so that a failed run can say what went wrong. */
+static char g_first_validation_error[1024];
+
 uint32_t npu_vulkan_validation_errors(void) { return atomic_load(&g_validation_errors); }
+
+npu_status_t vkrt_validation_status(uint32_t errors_before, const char *during) {
+  uint32_t now = atomic_load(&g_validation_errors);
+  if (now == errors_before) return NULL;
+  return npu_error(NPU_STATUS_DEVICE_ERROR,
+                   "the Vulkan validation layer reported %u error(s) during %s; the first: %s",
+                   now - errors_before, during, g_first_validation_error);
+}
 
 const char *npu_vulkan_device_features(const void *device) {
   return device ? ((const vkd_t *)device)->features : "";
@@ -49,7 +60,8 @@ static VKAPI_ATTR VkBool32 VKAPI_CALL debug_callback(
   (void)user;
   const char *msg = data && data->pMessage ? data->pMessage : "(no message)";
   if (severity & VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT) {
-    atomic_fetch_add(&g_validation_errors, 1u);
+    if (atomic_fetch_add(&g_validation_errors, 1u) == 0)
+      snprintf(g_first_validation_error, sizeof g_first_validation_error, "%s", msg);
     fprintf(stderr, "vulkan validation error: %s\n", msg);
   } else if (severity & VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT) {
     fprintf(stderr, "vulkan validation warning: %s\n", msg);

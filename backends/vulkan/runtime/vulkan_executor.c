@@ -611,6 +611,7 @@ static npu_status_t vk_executor_create(void *device, const npu_program_t *p, voi
   vkd_t *d = device;
   npu_status_t s = NULL;
   range_t *dirty = NULL;
+  uint32_t validation_errors = npu_vulkan_validation_errors();
   vke_t *e = calloc(1, sizeof *e);
   if (!e) return npu_error(NPU_STATUS_OUT_OF_MEMORY, "out of memory creating an executor");
   e->d = d;
@@ -713,6 +714,8 @@ static npu_status_t vk_executor_create(void *device, const npu_program_t *p, voi
     s = record(e, e->cmd_prof, true, dirty);
     if (s) goto fail;
   }
+  s = vkrt_validation_status(validation_errors, "executor creation");
+  if (s) goto fail;
   free(dirty);
   *out_exec = e;
   return NULL;
@@ -728,6 +731,7 @@ static npu_status_t vk_run(void *exec, bool profile, uint64_t *dispatch_ns) {
   vke_t *e = exec;
   vkd_t *d = e->d;
   npu_status_t s = NULL;
+  uint32_t validation_errors = npu_vulkan_validation_errors();
   if (profile && !e->cmd_prof)
     return npu_error(NPU_STATUS_UNSUPPORTED,
                      "profiling: device '%s' has no timestamps on its compute queue",
@@ -751,7 +755,7 @@ static npu_status_t vk_run(void *exec, bool profile, uint64_t *dispatch_ns) {
       if (dispatch_ns) dispatch_ns[i] = (uint64_t)((double)t * period);
     }
   }
-  return NULL;
+  return vkrt_validation_status(validation_errors, "run");
 fail:
   return s;
 }

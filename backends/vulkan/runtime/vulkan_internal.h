@@ -36,6 +36,11 @@ const char *vkrt_result_name(VkResult r);
  * DEVICE_ERROR otherwise; the message names the call and the result. */
 npu_status_t vkrt_fail(VkResult r, const char *call);
 
+/* With NPU_VULKAN_VALIDATION on: an error if the layer reported errors since
+ * the count was errors_before (npu_vulkan_validation_errors()), so that no
+ * validation error passes silently. */
+npu_status_t vkrt_validation_status(uint32_t errors_before, const char *during);
+
 npu_status_t vkrt_device_open(const char *selector, void **out_device, char *name,
                               size_t name_size);
 void vkrt_device_close(void *device);
