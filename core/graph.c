@@ -733,6 +733,24 @@ npu_status_t npu_graph_set_output(npu_graph_t *g, int32_t index, npu_tensor_id_t
   return NULL;
 }
 
+static npu_status_t vector_remove(int_vector_t *v, int32_t index, const char *what) {
+  if (index < 0 || index >= v->count)
+    return npu_error(NPU_STATUS_INVALID_ARGUMENT, "no graph %s at index %d (%d present)", what,
+                     index, v->count);
+  memmove(&v->items[index], &v->items[index + 1],
+          sizeof(npu_tensor_id_t) * (size_t)(v->count - index - 1));
+  v->count--;
+  return NULL;
+}
+
+npu_status_t npu_graph_remove_input(npu_graph_t *g, int32_t index) {
+  return vector_remove(&g->inputs, index, "input");
+}
+
+npu_status_t npu_graph_remove_output(npu_graph_t *g, int32_t index) {
+  return vector_remove(&g->outputs, index, "output");
+}
+
 /* ---- weight transforms -------------------------------------------------------- */
 
 npu_status_t npu_graph_add_weight_transform(npu_graph_t *g, const char *kind,

@@ -285,6 +285,11 @@ const npu_tensor_id_t *npu_graph_outputs(const npu_graph_t *g, int32_t *out_coun
 npu_status_t npu_graph_add_input(npu_graph_t *g, npu_tensor_id_t id);
 npu_status_t npu_graph_add_output(npu_graph_t *g, npu_tensor_id_t id);
 npu_status_t npu_graph_set_output(npu_graph_t *g, int32_t index, npu_tensor_id_t id);
+/* Takes entry `index` off the graph's inputs or outputs (later entries move
+ * down one). The tensor itself stays: a pass uses this when a value stops
+ * crossing the host boundary, e.g. a KV cache that becomes device state. */
+npu_status_t npu_graph_remove_input(npu_graph_t *g, int32_t index);
+npu_status_t npu_graph_remove_output(npu_graph_t *g, int32_t index);
 
 /* The weight table: every WEIGHT/CONSTANT tensor in file order, used or not
  * (a checkpoint may need them). Tensors added with those roles are appended. */
