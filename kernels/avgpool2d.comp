@@ -1,14 +1,16 @@
 #version 450
-// npu-kernel: bindings=2 push=6
+// npu-kernel: bindings=2 push=6 precisions=f32,f16
 //
-// avgpool2d_f32 (adaptive average pooling, general bins): output bin (oy, ox)
+// avgpool2d_f32 / avgpool2d_f16 (adaptive average pooling, general bins): output bin (oy, ox)
 // averages rows [floor(oy*H/OH), ceil((oy+1)*H/OH)) and the same for columns.
 // Bindings: 0 X [N,C,H,W], 1 Y [N,C,OH,OW]. One invocation per output
 // element, linear index = gid.x + gid.y * (num_groups.x * 256).
+#include "precision.glsl"
+
 layout(local_size_x = 256, local_size_y = 1, local_size_z = 1) in;
 
-layout(std430, set = 0, binding = 0) readonly buffer Xb { float x[]; };
-layout(std430, set = 0, binding = 1) writeonly buffer Yb { float y[]; };
+layout(std430, set = 0, binding = 0) readonly buffer Xb { ACT_T x[]; };
+layout(std430, set = 0, binding = 1) writeonly buffer Yb { ACT_T y[]; };
 
 layout(push_constant) uniform P { uint N, C, H, W, OH, OW; } p;
 
@@ -24,6 +26,6 @@ void main() {
   uint base = nc * p.H * p.W;
   float s = 0.0;
   for (uint iy = y0; iy < y1; ++iy)
-    for (uint ix = x0; ix < x1; ++ix) s += x[base + iy * p.W + ix];
-  y[i] = s / float((y1 - y0) * (x1 - x0));
+    for (uint ix = x0; ix < x1; ++ix) s += float(x[base + iy * p.W + ix]);
+  y[i] = ACT_T(s / float((y1 - y0) * (x1 - x0)));
 }

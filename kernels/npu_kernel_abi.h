@@ -42,4 +42,30 @@ enum { NPU_UNARY_COUNT, NPU_UNARY_PUSH_WORDS };
 /* add_f32: bindings A, B, Y; ALPHA is a float's bits. */
 enum { NPU_ADD_COUNT, NPU_ADD_FLAGS, NPU_ADD_ALPHA, NPU_ADD_PUSH_WORDS };
 
+/* conv2d_gemm_f32 / conv2d_gemm_f16: bindings X, W, B, R, Y and the conv2d push
+ * layout above (NPU_CONV_*) extended by NPU_CONVG_* below. Tiling by
+ * specialization constants: tile BM output channels x BN pixels, KS K-slices per
+ * workgroup, local size (BM/4)*(BN/4)*KS.
+ * BM and BN are 16, 32, 64 or 128; at most 32 KiB of shared memory:
+ * 4*KS*max(8*(BM+4+BN), BM*BN) bytes. Groups: (ceil(OH*OW/BN), G*ceil((K/G)/BM), N). */
+#define NPU_CONVG_SPEC_BM 0u
+#define NPU_CONVG_SPEC_BN 1u
+#define NPU_CONVG_SPEC_KS 2u
+#define NPU_CONVG_SPEC_LOCAL 3u
+/* Optional (0 = read the push constants): KH and KW again, as constants. */
+#define NPU_CONVG_SPEC_KH 4u
+#define NPU_CONVG_SPEC_KW 5u
+#define NPU_CONVG_LOCAL(bm, bn, ks) (((bm) / 4u) * ((bn) / 4u) * (ks))
+/* conv2d_gemm push words: the 17 conv2d words (NPU_CONV_*), then split-K across
+ * workgroups. MODE 0: the conv. MODE 1: partial sums of k in [s*KPER, (s+1)*KPER)
+ * (k = (c*KH + ky)*KW + kx) for split s = z % SPLITS of image z / SPLITS, raw,
+ * into binding 4 as float [SPLITS,N,K,OH,OW]. MODE 2: Y = epilogue(sum of the
+ * SPLITS partials in binding 0), linear grid over N*K*OH*OW (local size each). */
+enum {
+  NPU_CONVG_SPLITS = NPU_CONV_PUSH_WORDS, NPU_CONVG_KPER, NPU_CONVG_MODE, NPU_CONVG_PUSH_WORDS
+};
+#define NPU_CONVG_MODE_CONV 0u
+#define NPU_CONVG_MODE_PARTIAL 1u
+#define NPU_CONVG_MODE_REDUCE 2u
+
 #endif /* NPU_KERNEL_ABI_H */

@@ -17,8 +17,9 @@
 
 static npu_status_t cpu_emit(npu_pass_context_t *ctx, const npu_graph_t *graph,
                              const npu_options_t *options, const char *output_path) {
-  (void)options;
+  const char *precision = options ? npu_options_get_string(options, "precision") : NULL;
   npu_lower_options_t lo = {.backend = "cpu", .embed_spirv = false, .alignment = 256};
+  NPU_RETURN_IF_ERROR(npu_lower_parse_precision(precision, &lo.precision));
   npu_program_t *program = NULL;
   NPU_RETURN_IF_ERROR(npu_lower_graph(graph, &lo, &program));
   if (ctx) {
@@ -175,8 +176,17 @@ static const npu_runtime_backend_t cpu_runtime = {
 /* For tests that link the backend statically. */
 const npu_runtime_backend_t *npu_cpu_runtime_backend(void) { return &cpu_runtime; }
 
+static const char *const precision_choices[] = {"fp32", "fp16", NULL};
+static const npu_option_spec_t cpu_options[] = {
+    {.name = "precision", .type = NPU_OPTION_STRING, .default_value = "fp32",
+     .help = "compute precision: fp16 stores activations and weights as float16 (inputs and outputs stay float32)",
+     .choices = precision_choices},
+};
+
 static const npu_backend_info_t backends[] = {
     {.name = "cpu",
+     .options = cpu_options,
+     .num_options = 1,
      .summary = "reference C kernels (the numerical oracle of the vulkan backend)",
      .output_extension = ".npubin",
      .emit = cpu_emit,

@@ -14,4 +14,9 @@ typedef void (*npu_cpu_kernel_fn)(void *const *bindings, const uint32_t *push);
 /* The C kernel named `name` ("conv2d_f32"), or NULL. */
 npu_cpu_kernel_fn npu_cpu_kernel_find(const char *name);
 
+/* IEEE binary16 <-> float as the <op>_f16 kernels store and load it
+ * (float -> f16 rounds to nearest even; overflow gives inf). */
+uint16_t npu_cpu_f32_to_f16(float f);
+float npu_cpu_f16_to_f32(uint16_t h);
+
 #endif

@@ -3,6 +3,8 @@
 #ifndef NPU_LOWER_INTERNAL_H
 #define NPU_LOWER_INTERNAL_H
 
+#include <stddef.h>
+
 #include "npu_lower.h"
 
 typedef enum lower_step_kind {
@@ -39,6 +41,18 @@ typedef struct lower_analysis {
   bool *is_output_root;      /* per root: lives in an OUTPUT buffer */
   int32_t *copy_output;      /* per step: graph output index of a STEP_COPY, else -1 */
 } lower_analysis_t;
+
+/* Kernel naming by precision: the lowerer (lower.c) carries
+ * `npu_lower_precision_t precision` (from npu_lower_options_t). Each lower_*
+ * function asks for the f32 kernel name ("maxpool2d_f32"); kernel() maps it to
+ * "<stem>_f16" when precision is NPU_LOWER_FP16 (lower_kernel_name), so a
+ * precision-generic kernel source (precisions=f32,f16) needs no change in its
+ * lower_* function. Exception: "conv2d_f32" (f32 only) maps to
+ * "conv2d_direct_f16". Program tensor dtype of activations/weights:
+ * lower_act_dtype(precision). */
+const char *lower_kernel_name(npu_lower_precision_t precision, const char *f32_name, char *buf,
+                              size_t buf_size);
+npu_dtype_t lower_act_dtype(npu_lower_precision_t precision);
 
 npu_status_t lower_analyze(const npu_graph_t *g, lower_analysis_t *a);
 void lower_analysis_free(lower_analysis_t *a);

@@ -58,11 +58,25 @@ npu_status_t npu_memplan_compute(const npu_graph_t *g, uint64_t alignment, uint6
 
 /* ---- lowering ------------------------------------------------------------- */
 
+/* Compute precision of a lowered program. FP16: activations and weights are
+ * stored as float16 (kernels <op>_f16, arithmetic in float); graph inputs and
+ * outputs keep their float32 buffers, converted by cast_f32_to_f16 /
+ * cast_f16_to_f32 dispatches at the boundary; weights are converted from the
+ * checkpoint dtype (after any load-time transform, done in f32) at load. */
+typedef enum npu_lower_precision {
+  NPU_LOWER_FP32 = 0,
+  NPU_LOWER_FP16 = 1,
+} npu_lower_precision_t;
+
 typedef struct npu_lower_options {
   const char *backend;     /* "cpu", "vulkan": npu_program_backend() */
   bool embed_spirv;        /* copy each kernel's SPIR-V into the program */
   uint64_t alignment;      /* activation offsets; 0 = 256 */
+  npu_lower_precision_t precision; /* 0 = fp32 */
 } npu_lower_options_t;
+
+/* Parses a backend option value "fp32" / "fp16" (NULL = fp32). */
+npu_status_t npu_lower_parse_precision(const char *value, npu_lower_precision_t *out);
 
 npu_status_t npu_lower_graph(const npu_graph_t *g, const npu_lower_options_t *options,
                              npu_program_t **out_program);

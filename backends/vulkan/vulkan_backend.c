@@ -5,7 +5,8 @@
  * Vulkan executor (backends/vulkan/runtime).
  *
  * Options:
- *   precision: fp32 | fp16   compute precision; fp16 is not implemented yet
+ *   precision: fp32 | fp16   compute precision; fp16 stores activations and
+ *                            weights as float16 (math in float, 16-bit storage)
  */
 #include <string.h>
 
@@ -38,10 +39,8 @@ static npu_status_t validate_spirv(const npu_program_kernel_t *k) {
 static npu_status_t vulkan_emit(npu_pass_context_t *ctx, const npu_graph_t *graph,
                                 const npu_options_t *options, const char *output_path) {
   const char *precision = options ? npu_options_get_string(options, "precision") : NULL;
-  if (precision && strcmp(precision, "fp32") != 0)
-    return npu_error(NPU_STATUS_UNSUPPORTED,
-                     "vulkan: precision '%s' is not implemented yet (use fp32)", precision);
   npu_lower_options_t lo = {.backend = "vulkan", .embed_spirv = true, .alignment = 256};
+  NPU_RETURN_IF_ERROR(npu_lower_parse_precision(precision, &lo.precision));
   npu_program_t *program = NULL;
   NPU_RETURN_IF_ERROR(npu_lower_graph(graph, &lo, &program));
   npu_status_t st = NULL;
@@ -59,7 +58,7 @@ static npu_status_t vulkan_emit(npu_pass_context_t *ctx, const npu_graph_t *grap
 static const char *const precision_choices[] = {"fp32", "fp16", NULL};
 static const npu_option_spec_t vulkan_options[] = {
     {.name = "precision", .type = NPU_OPTION_STRING, .default_value = "fp32",
-     .help = "compute precision of the kernels (fp16: not implemented yet)",
+     .help = "compute precision: fp16 stores activations and weights as float16 (inputs and outputs stay float32)",
      .choices = precision_choices},
 };
 

@@ -37,14 +37,21 @@ static void groups_1d(uint64_t total, uint32_t local, uint32_t g[3]) {
   g[2] = 1;
 }
 
-static void make_conv(kcase_t *c) {
+/* gemm: conv2d_gemm_f32 with a random tile configuration, and now and then a
+ * bigger problem (several M/N tiles and K chunks). */
+static void make_conv(kcase_t *c, int gemm) {
   uint32_t G = rint_in(1, 3), depthwise = rnd() % 4 == 0;
   uint32_t Cg = depthwise ? 1 : rint_in(1, 5), Kg = depthwise ? rint_in(1, 2) : rint_in(1, 9);
+  uint32_t big = gemm && !depthwise && rnd() % 3 == 0;
+  if (big) {
+    Cg = rint_in(1, 24);
+    Kg = rint_in(1, 70);
+  }
   if (depthwise) G = rint_in(2, 6);
   uint32_t N = rint_in(1, 2), C = G * Cg, K = G * Kg;
   uint32_t KH = rint_in(1, 4), KW = rint_in(1, 4), SH = rint_in(1, 3), SW = rint_in(1, 3);
   uint32_t DH = rint_in(1, 2), DW = rint_in(1, 2), PH = rint_in(0, 2), PW = rint_in(0, 2);
-  uint32_t H = rint_in(1, 13), W = rint_in(1, 13);
+  uint32_t H = rint_in(1, big ? 24 : 13), W = rint_in(1, big ? 24 : 13);
   while (H + 2 * PH < DH * (KH - 1) + 1) H++;
   while (W + 2 * PW < DW * (KW - 1) + 1) W++;
   uint32_t OH = (H + 2 * PH - DH * (KH - 1) - 1) / SH + 1;
@@ -64,9 +71,28 @@ static void make_conv(kcase_t *c) {
   c->groups[0] = (OH * OW + NPU_KLOCAL_CONV - 1) / NPU_KLOCAL_CONV;
   c->groups[1] = G * ((Kg + NPU_KCONV_CO_TILE - 1) / NPU_KCONV_CO_TILE);
   c->groups[2] = N;
+  uint32_t bm = 0, bn = 0, ks = 0;
+  if (gemm) {
+    static const uint32_t cfg[][3] = {{64, 64, 1}, {32, 64, 2}, {32, 32, 4}, {16, 32, 8},
+                                      {16, 16, 16}, {16, 16, 1}, {128, 16, 1}, {16, 128, 1}};
+    uint32_t ci = rnd() % (sizeof cfg / sizeof cfg[0]);
+    bm = cfg[ci][0];
+    bn = cfg[ci][1];
+    ks = cfg[ci][2];
+    c->kernel = "conv2d_gemm_f32";
+    c->groups[0] = (OH * OW + bn - 1) / bn;
+    c->groups[1] = G * ((Kg + bm - 1) / bm);
+    uint32_t hint = rnd() % 2; /* KH/KW as spec constants, or from the push constants */
+    uint32_t ids[6] = {NPU_CONVG_SPEC_BM, NPU_CONVG_SPEC_BN, NPU_CONVG_SPEC_KS,
+                       NPU_CONVG_SPEC_LOCAL, NPU_CONVG_SPEC_KH, NPU_CONVG_SPEC_KW};
+    uint32_t vals[6] = {bm, bn, ks, NPU_CONVG_LOCAL(bm, bn, ks), hint ? KH : 0, hint ? KW : 0};
+    memcpy(c->spec_id, ids, sizeof ids);
+    memcpy(c->spec_value, vals, sizeof vals);
+    c->num_spec = 6;
+  }
   snprintf(c->desc, sizeof c->desc,
-           "conv N%u C%u H%u W%u K%u k%ux%u s%u,%u p%u,%u d%u,%u g%u flags%u", N, C, H, W, K,
-           KH, KW, SH, SW, PH, PW, DH, DW, G, flags);
+           "%s N%u C%u H%u W%u K%u k%ux%u s%u,%u p%u,%u d%u,%u g%u flags%u tile%ux%ux%u",
+           c->kernel, N, C, H, W, K, KH, KW, SH, SW, PH, PW, DH, DW, G, flags, bm, bn, ks);
   c->ref = malloc(sizeof(double) * ysz);
   const float *x = c->data[0], *w = c->data[1], *b = c->data[2], *r = c->data[3];
   for (uint32_t n = 0; n < N; n++)
@@ -91,6 +117,56 @@ static void make_conv(kcase_t *c) {
           if ((flags & 2) && s < 0) s = 0;
           c->ref[o] = s;
         }
+  if (!gemm) return;
+  /* conv2d_gemm: MODE 0 (the conv, above), 1 (split-K partial sums) or 2 (reduce). */
+  uint32_t mode = rnd() % 3, S = rint_in(1, 4), KD = Cg * KH * KW;
+  uint32_t KPER = rint_in(1, KD);
+  if (rnd() % 2) KPER = (KPER + 7) / 8 * 8;
+  c->push[NPU_CONVG_SPLITS] = S;
+  c->push[NPU_CONVG_KPER] = KPER;
+  c->push[NPU_CONVG_MODE] = mode;
+  c->num_push = NPU_CONVG_PUSH_WORDS;
+  snprintf(c->desc + strlen(c->desc), sizeof c->desc - strlen(c->desc), " mode%u S%u KPER%u",
+           mode, S, KPER);
+  if (mode == NPU_CONVG_MODE_PARTIAL) {
+    c->groups[2] = N * S;
+    free(c->data[4]);
+    free(c->ref);
+    set_binding(c, 4, (size_t)S * ysz, 0);
+    c->ref = malloc(sizeof(double) * S * ysz);
+    for (uint32_t sp = 0; sp < S; sp++)
+      for (uint32_t n = 0; n < N; n++)
+        for (uint32_t k = 0; k < K; k++)
+          for (uint32_t oy = 0; oy < OH; oy++)
+            for (uint32_t ox = 0; ox < OW; ox++) {
+              double acc = 0;
+              uint32_t g = k / Kg;
+              for (uint32_t ci = 0; ci < Cg; ci++)
+                for (uint32_t ky = 0; ky < KH; ky++)
+                  for (uint32_t kx = 0; kx < KW; kx++) {
+                    uint64_t kk = ((uint64_t)ci * KH + ky) * KW + kx;
+                    if (kk < (uint64_t)sp * KPER || kk >= ((uint64_t)sp + 1) * KPER) continue;
+                    long iy = (long)(oy * SH + ky * DH) - (long)PH;
+                    long ix = (long)(ox * SW + kx * DW) - (long)PW;
+                    if (iy < 0 || ix < 0 || iy >= (long)H || ix >= (long)W) continue;
+                    acc += (double)x[(((size_t)n * C + g * Cg + ci) * H + (size_t)iy) * W + (size_t)ix] *
+                           w[(((size_t)k * Cg + ci) * KH + ky) * KW + kx];
+                  }
+              c->ref[(((size_t)sp * N + n) * K + k) * OH * OW + (size_t)oy * OW + ox] = acc;
+            }
+  } else if (mode == NPU_CONVG_MODE_REDUCE) {
+    free(c->data[0]);
+    set_binding(c, 0, (size_t)S * ysz, 1);
+    groups_1d(ysz, NPU_CONVG_LOCAL(bm, bn, ks), c->groups);
+    for (size_t e = 0; e < ysz; e++) {
+      double v = 0;
+      for (uint32_t q = 0; q < S; q++) v += c->data[0][(size_t)q * ysz + e];
+      if (flags & 1) v += b[(e / ((size_t)OH * OW)) % K];
+      if (flags & 4) v += r[e];
+      if ((flags & 2) && v < 0) v = 0;
+      c->ref[e] = v;
+    }
+  }
 }
 
 static void make_maxpool(kcase_t *c) {
@@ -239,7 +315,8 @@ void kcase_make(int kind, uint32_t seed, kcase_t *c) {
   rng_state = seed * 2654435761u + 12345u;
   if (!rng_state) rng_state = 1;
   switch (kind) {
-    case KC_CONV: make_conv(c); break;
+    case KC_CONV: make_conv(c, 0); break;
+    case KC_CONV_GEMM: make_conv(c, 1); break;
     case KC_MAXPOOL: make_maxpool(c); break;
     case KC_AVGPOOL: make_avgpool(c, 0); break;
     case KC_GAP: make_avgpool(c, 1); break;

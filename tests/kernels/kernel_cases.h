@@ -15,6 +15,7 @@ enum {
   KC_RELU,
   KC_ADD,
   KC_COPY,
+  KC_CONV_GEMM,
   KC_COUNT
 };
 
@@ -28,6 +29,8 @@ typedef struct kcase {
   float *data[8];
   size_t count[8];        /* floats per binding */
   double *ref;            /* expected output, count[num_bindings-1] values */
+  uint32_t spec_id[8], spec_value[8]; /* specialization constants of the dispatch */
+  int num_spec;
 } kcase_t;
 
 /* Builds a random case of kind `kind` from `seed`. */

@@ -5,6 +5,7 @@
 #include "test_support.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cpu_kernels.h"
@@ -40,6 +41,7 @@ static void test_linear(void **state) { (void)state; run_kind(KC_LINEAR); }
 static void test_relu(void **state) { (void)state; run_kind(KC_RELU); }
 static void test_add(void **state) { (void)state; run_kind(KC_ADD); }
 static void test_copy(void **state) { (void)state; run_kind(KC_COPY); }
+static void test_conv_gemm(void **state) { (void)state; run_kind(KC_CONV_GEMM); }
 
 static void test_table(void **state) {
   (void)state;
@@ -72,6 +74,51 @@ static void test_conv_known(void **state) {
   assert_true(y[0] == 10.5f && y[1] == 24.5f && y[2] == 51.5f && y[3] == 90.5f);
 }
 
+/* f16 variants: inputs rounded to f16, the <op>_f16 C kernel against the
+ * naive f32 reference (relative tolerance 2e-2). */
+static void run_kind_f16(int kind) {
+  for (uint32_t seed = 1; seed <= 20; seed++) {
+    kcase_t c;
+    kcase_make(kind, seed + 1000u * (uint32_t)kind, &c);
+    char name[64];
+    if (strcmp(c.kernel, "conv2d_f32") == 0) snprintf(name, sizeof name, "conv2d_direct_f16");
+    else snprintf(name, sizeof name, "%.*s_f16", (int)strlen(c.kernel) - 4, c.kernel);
+    npu_cpu_kernel_fn fn = npu_cpu_kernel_find(name);
+    if (!fn) fail_msg("no C kernel %s", name);
+    assert_non_null(npu_kernel_find(name));
+    void *bind[8];
+    uint16_t *h[8] = {0};
+    for (int i = 0; i < c.num_bindings; i++) {
+      h[i] = calloc(c.count[i] ? c.count[i] : 1, 2);
+      for (size_t j = 0; j < c.count[i]; j++) h[i][j] = npu_cpu_f32_to_f16(c.data[i][j]);
+      bind[i] = h[i];
+    }
+    fn(bind, c.push);
+    int out = c.num_bindings - 1;
+    float *got = calloc(c.count[out] ? c.count[out] : 1, sizeof(float));
+    for (size_t j = 0; j < c.count[out]; j++) got[j] = npu_cpu_f16_to_f32(h[out][j]);
+    double err = kcase_error(&c, got);
+    if (!(err <= 2e-2)) fail_msg("%s f16 (seed %u): max rel err %g", c.desc, seed, err);
+    free(got);
+    for (int i = 0; i < c.num_bindings; i++) free(h[i]);
+    kcase_free(&c);
+  }
+}
+
+static void test_f16_variants(void **state) {
+  (void)state;
+  for (int kind = 0; kind < KC_COPY; kind++) run_kind_f16(kind);
+  /* casts: exact round trip of f16 values, RNE on ties */
+  float x[3] = {1.0f, 1.0f + 1.0f / 2048.0f, 65504.0f}, back[3];
+  uint16_t hx[3];
+  uint32_t p[1] = {3};
+  void *b1[2] = {x, hx}, *b2[2] = {hx, back};
+  npu_cpu_kernel_find("cast_f32_to_f16")(b1, p);
+  npu_cpu_kernel_find("cast_f16_to_f32")(b2, p);
+  assert_true(hx[0] == 0x3c00 && hx[1] == 0x3c00 && hx[2] == 0x7bff);
+  assert_true(back[0] == 1.0f && back[2] == 65504.0f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_table),   cmocka_unit_test(test_conv_known),
@@ -79,6 +126,8 @@ int main(void) {
       cmocka_unit_test(test_avgpool), cmocka_unit_test(test_global_avgpool),
       cmocka_unit_test(test_linear),  cmocka_unit_test(test_relu),
       cmocka_unit_test(test_add),     cmocka_unit_test(test_copy),
+      cmocka_unit_test(test_f16_variants),
+      cmocka_unit_test(test_conv_gemm),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -66,6 +66,9 @@ static npu_program_t *build_program(const kcase_t *c) {
   memcpy(d.push, c->push, sizeof(uint32_t) * (size_t)c->num_push);
   d.num_push = c->num_push;
   memcpy(d.groups, c->groups, sizeof d.groups);
+  for (int i = 0; i < c->num_spec; i++)
+    d.spec[i] = (npu_spec_constant_t){c->spec_id[i], c->spec_value[i]};
+  d.num_spec = c->num_spec;
   d.node = c->kernel;
   assert_ok(npu_program_add_dispatch(b, &d));
   npu_program_t *p = NULL;
@@ -76,7 +79,8 @@ static npu_program_t *build_program(const kcase_t *c) {
 static void run_kind(int kind) {
   if (!device) skip();
   const npu_runtime_backend_t *rb = &npu_vulkan_runtime_backend;
-  for (uint32_t seed = 1; seed <= CASES_PER_KIND; seed++) {
+  uint32_t cases = kind == KC_CONV_GEMM ? 4 * CASES_PER_KIND : CASES_PER_KIND;
+  for (uint32_t seed = 1; seed <= cases; seed++) {
     kcase_t c;
     kcase_make(kind, seed + 1000u * (uint32_t)kind, &c);
     npu_program_t *p = build_program(&c);
@@ -116,6 +120,7 @@ static void test_linear(void **state) { (void)state; run_kind(KC_LINEAR); }
 static void test_relu(void **state) { (void)state; run_kind(KC_RELU); }
 static void test_add(void **state) { (void)state; run_kind(KC_ADD); }
 static void test_copy(void **state) { (void)state; run_kind(KC_COPY); }
+static void test_conv_gemm(void **state) { (void)state; run_kind(KC_CONV_GEMM); }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
@@ -123,6 +128,7 @@ int main(void) {
       cmocka_unit_test(test_avgpool), cmocka_unit_test(test_global_avgpool),
       cmocka_unit_test(test_linear), cmocka_unit_test(test_relu),
       cmocka_unit_test(test_add),    cmocka_unit_test(test_copy),
+      cmocka_unit_test(test_conv_gemm),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

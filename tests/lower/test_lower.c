@@ -20,6 +20,7 @@
 #include "npu/npy.h"
 #include "npu/ops.h"
 #include "npu/program.h"
+#include "npu_kernel_abi.h"
 #include "npu/runtime.h"
 #include "npu_lower.h"
 #include "pass_harness.h"
@@ -100,10 +101,10 @@ static const struct {
   const char *node, *kernel;
   uint32_t conv_flags;
 } expected[] = {
-    {"conv2d", "conv2d_f32", 3},   {"max_pool2d", "maxpool2d_f32", 0},
-    {"conv2d_1", "conv2d_f32", 3}, {"conv2d_2", "conv2d_f32", 7},
-    {"conv2d_3", "conv2d_f32", 3}, {"conv2d_5", "conv2d_f32", 1},
-    {"conv2d_4", "conv2d_f32", 7}, {"adaptive_avg_pool2d", "global_avgpool_f32", 0},
+    {"conv2d", "conv2d_gemm_f32", 3},   {"max_pool2d", "maxpool2d_f32", 0},
+    {"conv2d_1", "conv2d_gemm_f32", 3}, {"conv2d_2", "conv2d_gemm_f32", 7},
+    {"conv2d_3", "conv2d_gemm_f32", 3}, {"conv2d_5", "conv2d_gemm_f32", 1},
+    {"conv2d_4", "conv2d_gemm_f32", 7}, {"adaptive_avg_pool2d", "global_avgpool_f32", 0},
     {"linear", "linear_f32", 0},
 };
 #define NUM_EXPECTED ((int32_t)(sizeof expected / sizeof expected[0]))
@@ -119,7 +120,7 @@ static void check_program(const npu_program_t *p, bool spirv) {
     assert_int_equal(d->num_bindings, (int32_t)k->num_bindings);
     assert_int_equal(d->num_push, (int32_t)k->push_words);
     assert_true(spirv ? k->spirv != NULL && k->spirv_words > 0 : k->spirv == NULL);
-    if (strcmp(k->name, "conv2d_f32") == 0) assert_int_equal(d->push[16], expected[i].conv_flags);
+    if (strcmp(k->name, "conv2d_gemm_f32") == 0) assert_int_equal(d->push[16], expected[i].conv_flags);
   }
   int32_t n = 0;
   const int32_t *outs = npu_program_outputs(p, &n);
@@ -254,10 +255,11 @@ static void test_emit_vulkan(void **state) {
 
 /* ---- end to end ------------------------------------------------------------------ */
 
-static void run_e2e(const char *plugin) {
+static void run_e2e_prec(const char *plugin, npu_lower_precision_t prec, double tol) {
   npu_graph_t *g = tiny_resnet();
   npu_program_t *p = NULL;
-  npu_lower_options_t o = {.backend = plugin, .embed_spirv = strcmp(plugin, "vulkan") == 0};
+  npu_lower_options_t o = {.backend = plugin, .embed_spirv = strcmp(plugin, "vulkan") == 0,
+                           .precision = prec};
   assert_ok(npu_lower_graph(g, &o, &p));
   npu_device_t *dev = NULL;
   npu_status_t s = npu_device_open(plugin, NULL, &dev);
@@ -290,8 +292,15 @@ static void run_e2e(const char *plugin) {
   double scale = 0, err = 0;
   for (int i = 0; i < 10; i++) scale = fmax(scale, fabs(ref[i]));
   for (int i = 0; i < 10; i++) err = fmax(err, fabs(y[i] - ref[i]) / scale);
-  fprintf(stderr, "%s: tiny-resnet max rel err %g\n", plugin, err);
-  assert_true(err <= 1e-3);
+  int top = 0, top_ref = 0;
+  for (int i = 1; i < 10; i++) {
+    if (y[i] > y[top]) top = i;
+    if (ref[i] > ref[top_ref]) top_ref = i;
+  }
+  fprintf(stderr, "%s %s: tiny-resnet max rel err %g (max|a-b|/max|b|), top-1 %d (golden %d)\n",
+          plugin, prec == NPU_LOWER_FP16 ? "fp16" : "fp32", err, top, top_ref);
+  assert_int_equal(top, top_ref);
+  assert_true(err <= tol);
   npu_npy_free(&in);
   npu_npy_free(&golden);
   npu_executor_destroy(ex);
@@ -299,6 +308,20 @@ static void run_e2e(const char *plugin) {
   npu_device_close(dev);
   npu_program_destroy(p);
   npu_graph_destroy(g);
+}
+
+static void run_e2e(const char *plugin) { run_e2e_prec(plugin, NPU_LOWER_FP32, 1e-3); }
+
+/* fp16 compute (float16 activations and weights, float32 I/O): top-1 equal
+ * and max|a-b|/max|b| below 2e-2. */
+static void test_e2e_cpu_fp16(void **state) {
+  (void)state;
+  run_e2e_prec("cpu", NPU_LOWER_FP16, 2e-2);
+}
+
+static void test_e2e_vulkan_fp16(void **state) {
+  (void)state;
+  run_e2e_prec("vulkan", NPU_LOWER_FP16, 2e-2);
 }
 
 static void test_e2e_cpu(void **state) {
@@ -326,11 +349,16 @@ static void test_lower_resnet18(void **state) {
   npu_program_t *p = NULL;
   npu_lower_options_t o = {.backend = "vulkan", .embed_spirv = true};
   assert_ok(npu_lower_graph(g, &o, &p));
-  assert_int_equal(npu_program_dispatch_count(p), 23);
-  int32_t residual = 0, relu = 0, plain = 0;
+  int32_t residual = 0, relu = 0, plain = 0, partial = 0;
   for (int32_t i = 0; i < npu_program_dispatch_count(p); i++) {
     const npu_program_dispatch_t *d = npu_program_dispatch(p, i);
-    if (strcmp(npu_program_kernel(p, d->kernel)->name, "conv2d_f32") != 0) continue;
+    if (strcmp(npu_program_kernel(p, d->kernel)->name, "conv2d_gemm_f32") != 0) continue;
+    /* A split-K conv is a partial-sum dispatch followed by its reduce (which
+     * carries the epilogue flags). */
+    if (d->push[NPU_CONVG_MODE] == NPU_CONVG_MODE_PARTIAL) {
+      partial++;
+      continue;
+    }
     uint32_t f = d->push[16];
     if (f == 7) residual++;
     else if (f == 3) relu++;
@@ -341,6 +369,7 @@ static void test_lower_resnet18(void **state) {
   assert_int_equal(residual, 8);
   assert_int_equal(relu, 9);
   assert_int_equal(plain, 3);
+  assert_int_equal(npu_program_dispatch_count(p), 23 + partial);
   npu_memplan_stats_t st;
   assert_ok(npu_memplan_compute(g, 256, NULL, &st));
   fprintf(stderr, "resnet18: arena %llu bytes (naive %llu) for %d tensors\n",
@@ -381,7 +410,8 @@ int main(void) {
       cmocka_unit_test(test_memplan_random), cmocka_unit_test(test_lower_tiny_resnet),
       cmocka_unit_test(test_memplan_pass),   cmocka_unit_test(test_emit_cpu),
       cmocka_unit_test(test_emit_vulkan),    cmocka_unit_test(test_e2e_cpu),
-      cmocka_unit_test(test_e2e_vulkan),     cmocka_unit_test(test_unsupported_op),
+      cmocka_unit_test(test_e2e_vulkan),     cmocka_unit_test(test_e2e_cpu_fp16),
+      cmocka_unit_test(test_e2e_vulkan_fp16),     cmocka_unit_test(test_unsupported_op),
       cmocka_unit_test(test_lower_resnet18),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

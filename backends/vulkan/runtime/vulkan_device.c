@@ -373,6 +373,14 @@ static npu_status_t create_device(vkd_t *d) {
            es8.storageBuffer8BitAccess ? "storage8 " : "",
            d->ts_valid_bits ? "timestamps" : "");
 
+  d->storage16 = es16.storageBuffer16BitAccess;
+  d->float16 = ef16.shaderFloat16;
+  d->int16 = ef2.features.shaderInt16;
+  d->int64 = ef2.features.shaderInt64;
+  d->float64 = ef2.features.shaderFloat64;
+  d->int8 = ef16.shaderInt8;
+  d->storage8 = es8.storageBuffer8BitAccess;
+
   float prio = 1.0f;
   VkDeviceQueueCreateInfo qci = {.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO,
                                  .queueFamilyIndex = d->qfamily,

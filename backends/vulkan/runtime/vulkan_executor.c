@@ -298,6 +298,44 @@ static npu_status_t vk_buffer_read(void *exec, int32_t buffer, uint64_t offset, 
 
 /* ---- pipelines ----------------------------------------------------------------- */
 
+/* Fails with UNSUPPORTED when the kernel's SPIR-V declares a capability whose
+ * device feature was not enabled (e.g. an fp16 program on a device without
+ * storageBuffer16BitAccess), instead of creating an invalid pipeline. */
+static npu_status_t check_capabilities(const vkd_t *d, const npu_program_kernel_t *pk) {
+  const uint32_t *w = pk->spirv;
+  uint32_t n = pk->spirv_words;
+  for (uint32_t i = 5; i < n;) {
+    uint32_t words = w[i] >> 16, op = w[i] & 0xffffu;
+    if (words == 0 || i + words > n) break;
+    if (op == 17 /* OpCapability */ && words >= 2) {
+      const char *feature = NULL;
+      switch (w[i + 1]) {
+        case 4433: /* StorageBuffer16BitAccess */
+        case 4434: /* UniformAndStorageBuffer16BitAccess */
+          if (!d->storage16) feature = "storageBuffer16BitAccess (16-bit storage)";
+          break;
+        case 9: if (!d->float16) feature = "shaderFloat16"; break;    /* Float16 */
+        case 22: if (!d->int16) feature = "shaderInt16"; break;       /* Int16 */
+        case 11: if (!d->int64) feature = "shaderInt64"; break;       /* Int64 */
+        case 10: if (!d->float64) feature = "shaderFloat64"; break;   /* Float64 */
+        case 39: if (!d->int8) feature = "shaderInt8"; break;         /* Int8 */
+        case 4448: if (!d->storage8) feature = "storageBuffer8BitAccess"; break;
+        default: break;
+      }
+      if (feature)
+        return npu_error(NPU_STATUS_UNSUPPORTED,
+                         "kernel '%s' needs the Vulkan feature %s, which device '%s' does not "
+                         "support%s",
+                         pk->name, feature, d->props.deviceName,
+                         strstr(pk->name, "f16") ? " (compile with precision: fp32)" : "");
+    } else if (op == 15 /* OpEntryPoint */ || op == 54 /* OpFunction */) {
+      break; /* capabilities come first */
+    }
+    i += words;
+  }
+  return NULL;
+}
+
 static npu_status_t create_kernels(vke_t *e) {
   vkd_t *d = e->d;
   npu_status_t s = NULL;
@@ -305,6 +343,7 @@ static npu_status_t create_kernels(vke_t *e) {
     const npu_program_kernel_t *pk = npu_program_kernel(e->p, k);
     if (!pk->spirv || pk->spirv_words == 0)
       return npu_error(NPU_STATUS_INVALID_ARGUMENT, "kernel '%s' has no SPIR-V", pk->name);
+    NPU_RETURN_IF_ERROR(check_capabilities(d, pk));
     if (pk->push_words * 4 > d->props.limits.maxPushConstantsSize)
       return npu_error(NPU_STATUS_UNSUPPORTED,
                        "kernel '%s' needs %u bytes of push constants; the device offers %u",

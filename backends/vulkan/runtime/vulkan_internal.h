@@ -29,6 +29,11 @@ typedef struct vkd {
   bool force_staging; /* NPU_VULKAN_FORCE_STAGING=1: never map device memory (tests the
                         * discrete-GPU paths on lavapipe) */
   char features[192];
+  /* Features enabled at device creation (kernels' SPIR-V capabilities are
+   * checked against them at executor creation). */
+  bool storage16;   /* storageBuffer16BitAccess */
+  bool float16;     /* shaderFloat16 */
+  bool int16, int64, float64, int8, storage8;
 } vkd_t;
 
 const char *vkrt_result_name(VkResult r);
